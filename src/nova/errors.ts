@@ -23,6 +23,8 @@ export interface OpenStackErrorInit {
   /** The service's own message, e.g. Nova's "Compute service of host-1 is still in use." */
   serviceMessage?: string | null;
   requestId?: string | null;
+  /** What went wrong when the service said nothing itself (e.g. "connect ECONNREFUSED 127.0.0.1:8774"). */
+  detail?: string | null;
   method?: string;
   url?: string;
   cause?: unknown;
@@ -34,11 +36,12 @@ export class OpenStackError extends Error {
   readonly status: number | null;
   readonly serviceMessage: string | null;
   readonly requestId: string | null;
+  readonly detail: string | null;
   readonly method: string | undefined;
   readonly url: string | undefined;
 
   constructor(init: OpenStackErrorInit) {
-    const what = init.serviceMessage ?? init.kind.replace('_', ' ');
+    const what = init.serviceMessage ?? init.detail ?? init.kind.replace('_', ' ');
     const status = init.status ? ` (HTTP ${init.status})` : '';
     super(`${init.operation} failed${status}: ${what}`, init.cause ? { cause: init.cause } : undefined);
     this.name = 'OpenStackError';
@@ -47,6 +50,7 @@ export class OpenStackError extends Error {
     this.status = init.status ?? null;
     this.serviceMessage = init.serviceMessage ?? null;
     this.requestId = init.requestId ?? null;
+    this.detail = init.detail ?? null;
     this.method = init.method;
     this.url = init.url;
   }
