@@ -326,7 +326,6 @@ export class OperationEngine {
       projectId: ctx.projectId,
     });
     const op = this.register('live-migration', server, migration, action);
-    op.failure = this.takeFailurePlan(server, source);
     const conductorEvent = this.startEvent(action, 'conductor_live_migrate_instance', 'controller');
 
     const runChecks = (): boolean => {
@@ -335,6 +334,9 @@ export class OperationEngine {
         this.failLiveMigrationPrecheck(op, conductorEvent, result.failure);
         return false;
       }
+      // An armed failure is used up only by a move that reaches the compute host: a move the
+      // scheduler refuses must not swallow the drill.
+      op.failure = this.takeFailurePlan(server, source);
       this.enqueueLiveMigration(op, conductorEvent, result.dest);
       return true;
     };
@@ -346,6 +348,7 @@ export class OperationEngine {
         if (result.failure.status === 409) throw conflict(result.failure.message);
         throw badRequest(result.failure.message);
       }
+      op.failure = this.takeFailurePlan(server, source);
       this.enqueueLiveMigration(op, conductorEvent, result.dest);
       return;
     }

@@ -155,6 +155,20 @@ describe('silent live-migration failure', () => {
     expect(migrationOf(id)?.status).toBe('completed');
   });
 
+  it('keeps an armed failure for a move that reaches the compute host, not one the scheduler refuses', async () => {
+    const id = serverId(sim, 'web-2');
+    sim.control.failNextLiveMigration({ host: 'host-1' });
+    // Asking for the source itself: the scheduler finds no valid host, the move never starts.
+    expect((await nova.liveMigrate(id, 'host-1')).status).toBe(202);
+    clock.advance(200);
+    expect(migrationOf(id)?.status).toBe('error');
+
+    expect((await nova.liveMigrate(id)).status).toBe(202);
+    clock.advance(5200);
+    expect(migrationOf(id)?.status).toBe('failed');
+    expect((await nova.server(id))['OS-EXT-SRV-ATTR:host']).toBe('host-1');
+  });
+
   it('can end in status error and fail only moves matching the plan', async () => {
     const onHost1 = serverId(sim, 'web-2');
     const onHost2 = serverId(sim, 'web-4');
