@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 300_000,
     fileParallelism: false,
     pool: 'forks',
+    // The JSON report lets .ci/run print one plain 'N passed, N failed' line for the whole run.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest-openstack.json' },
   },
 });
