@@ -1226,6 +1226,17 @@ export class EvacuationEngine implements EvacuationEngineApi {
         service = result;
         done.push('forced_down unset');
       }
+      if (run.serviceDisabledByRun && service.status === 'disabled' && service.state === 'down') {
+        // Enabling a service Nova still counts as down leaves the COMPUTE_STATUS_DISABLED trait
+        // in Placement until the next periodic update (seen on real Zed: the host took no new
+        // servers for ~1 minute), so wait for nova-compute to report in first.
+        active.apply({ internal: { forcedDownByRun: false } });
+        const first = done.length > 0 ? `forced_down unset; ` : '';
+        return {
+          outcome: done.length > 0 ? 'applied' : 'rejected',
+          message: `Compute service of ${host}: ${first}nova-compute is not reporting up yet, so it stays disabled. Start nova-compute on ${host} and re-enable once the service is up.`,
+        };
+      }
       if (run.serviceDisabledByRun && service.status === 'disabled') {
         if (!service.disabledReason?.includes(run.id)) {
           return {

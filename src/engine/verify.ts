@@ -50,14 +50,15 @@ const BUSY_STATUSES: ReadonlySet<string> = new Set([
   'REBOOT',
 ]);
 
-/** The microversion from which an evacuated stopped server stays stopped (Nova 2023.2). */
-export const EVACUATE_KEEPS_STOPPED_MICROVERSION = '2.95';
+/** The microversion from which every evacuated server lands stopped (Nova 2023.1). */
+export const EVACUATE_LANDS_STOPPED_MICROVERSION = '2.95';
 
 /**
  * The statuses a server may end in after a successful move. Live migration keeps the status
  * (ACTIVE or PAUSED); cold migration brings a stopped server back stopped and a running one back
- * running once the resize is confirmed; evacuation rebuilds the server ACTIVE, except a stopped
- * one at 2.95+ which stays SHUTOFF.
+ * running once the resize is confirmed. Evacuation rebuilds a stopped server and powers it off
+ * again (seen on real Zed); from 2.95 on every other evacuated server lands SHUTOFF too, so its
+ * owner can check it before starting it, except an ERROR one, which Nova brings back ACTIVE.
  */
 export function expectedFinalStatuses(kind: MoveKind, statusBefore: string, microversion: string): string[] {
   const before = statusBefore.toUpperCase();
@@ -67,8 +68,9 @@ export function expectedFinalStatuses(kind: MoveKind, statusBefore: string, micr
     case 'cold-migrate':
       return before === 'SHUTOFF' ? ['SHUTOFF'] : ['ACTIVE'];
     case 'evacuate':
-      return before === 'SHUTOFF' &&
-        compareMicroversions(microversion, EVACUATE_KEEPS_STOPPED_MICROVERSION) >= 0
+      if (before === 'SHUTOFF') return ['SHUTOFF'];
+      if (before === 'ERROR') return ['ACTIVE'];
+      return compareMicroversions(microversion, EVACUATE_LANDS_STOPPED_MICROVERSION) >= 0
         ? ['SHUTOFF']
         : ['ACTIVE'];
   }

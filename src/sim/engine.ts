@@ -881,7 +881,10 @@ export class OperationEngine {
     });
     const op = this.register('evacuation', server, migration, action);
     op.oldVmState = oldVmState;
-    const landStopped = oldVmState === VmState.stopped && ctx.microversion >= 95;
+    // Nova's rebuild powers a stopped server off again at every microversion (seen on real Zed);
+    // from 2.95 every evacuated server lands stopped, except an ERROR one, which comes back ACTIVE.
+    const landStopped =
+      oldVmState === VmState.stopped || (ctx.microversion >= 95 && oldVmState !== VmState.error);
     const total = this.state.durations.evacuation;
     this.schedule(op, this.state.durations.scheduling, () => {
       let destName: string;

@@ -88,6 +88,18 @@ function jsonType(value: unknown): string {
 }
 
 /**
+ * Nova words a schema failure as "Invalid input for field/attribute X. Value: V. <message>" only
+ * when jsonschema reports a path; a failure of the body's top level is the bare message.
+ */
+function schemaError(path: readonly PropertyKey[], field: string, value: unknown, message: string) {
+  return badRequest(
+    path.length === 0
+      ? message
+      : `Invalid input for field/attribute ${field}. Value: ${pyStr(value)}. ${message}`,
+  );
+}
+
+/**
  * Validates `body` against `schema`; on failure throws Nova's 400 for the first problem.
  * Required properties are listed separately because zod reports a missing key and a
  * wrong-typed key the same way, while Nova words them differently.
@@ -103,10 +115,7 @@ export function validateBody<T>(
     if (target === null || typeof target !== 'object' || Array.isArray(target)) continue;
     for (const key of keys) {
       if (!(key in target)) {
-        const field = path[path.length - 1] ?? '';
-        throw badRequest(
-          `Invalid input for field/attribute ${field}. Value: ${pyStr(target)}. '${key}' is a required property`,
-        );
+        throw schemaError(path, path[path.length - 1] ?? '', target, `'${key}' is a required property`);
       }
     }
   }
@@ -120,8 +129,11 @@ export function validateBody<T>(
     const field = String(path[path.length - 1] ?? '');
     const keys = issue.keys.map((k) => `'${k}'`).join(', ');
     const verb = issue.keys.length === 1 ? 'was' : 'were';
-    throw badRequest(
-      `Invalid input for field/attribute ${field}. Value: ${pyStr(target)}. Additional properties are not allowed (${keys} ${verb} unexpected)`,
+    throw schemaError(
+      path,
+      field,
+      target,
+      `Additional properties are not allowed (${keys} ${verb} unexpected)`,
     );
   }
   const value = valueAt(body, path);
@@ -129,9 +141,7 @@ export function validateBody<T>(
   if (value === undefined && path.length > 0) {
     const parent = valueAt(body, path.slice(0, -1));
     const parentField = String(path[path.length - 2] ?? '');
-    throw badRequest(
-      `Invalid input for field/attribute ${parentField}. Value: ${pyStr(parent)}. '${field}' is a required property`,
-    );
+    throw schemaError(path.slice(0, -1), parentField, parent, `'${field}' is a required property`);
   }
   if (issue.code === 'invalid_type') {
     throw badRequest(

@@ -224,8 +224,9 @@ describe('evacuation (host dead)', () => {
       expect(now.host).toBe(server.destinationHost);
       expect(now.host).not.toBe('host-1');
     }
-    // At 2.95+ a stopped server stays stopped; an ERROR server is rebuilt ACTIVE.
+    // At 2.95+ every evacuated server lands SHUTOFF, except an ERROR one, which is rebuilt ACTIVE.
     expect(h.sim.control.server('db-replica-1').status).toBe('SHUTOFF');
+    expect(h.sim.control.server('web-1').status).toBe('SHUTOFF');
     expect(h.sim.control.server('broken-1').status).toBe('ACTIVE');
     expect(h.sim.control.host('host-1')).toMatchObject({ forcedDown: true, status: 'disabled' });
     const evacuations = h.sim.control.state().migrations.filter((m) => m.migrationType === 'evacuation');

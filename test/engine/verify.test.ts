@@ -157,15 +157,24 @@ describe('judgeMove: cold migration and evacuation', () => {
     );
   });
 
-  it('evacuation: ACTIVE elsewhere with a done/completed record; a stopped server stays SHUTOFF from 2.95', () => {
+  it('evacuation: elsewhere with a done/completed record, a stopped server stays SHUTOFF, all land SHUTOFF from 2.95', () => {
     const evac = facts({
       kind: 'evacuate',
       migration: migration({ migrationType: 'evacuation', status: 'done' }),
     });
     expect(judgeMove({ ...evac, server: server({ host: 'host-2' }) }).verdict).toBe('done');
+    expect(
+      judgeMove({ ...evac, microversion: '2.95', server: server({ host: 'host-2', status: 'SHUTOFF' }) })
+        .verdict,
+    ).toBe('done');
     const stopped = { ...evac, statusBefore: 'SHUTOFF' };
+    // Real Zed (2.93) rebuilds a stopped server and powers it off again.
+    expect(
+      judgeMove({ ...stopped, microversion: '2.93', server: server({ host: 'host-2', status: 'SHUTOFF' }) })
+        .verdict,
+    ).toBe('done');
     expect(judgeMove({ ...stopped, microversion: '2.93', server: server({ host: 'host-2' }) }).verdict).toBe(
-      'done',
+      'failed',
     );
     expect(
       judgeMove({ ...stopped, microversion: '2.95', server: server({ host: 'host-2', status: 'SHUTOFF' }) })
@@ -185,6 +194,13 @@ describe('helpers', () => {
   it('expected statuses and microversion order', () => {
     expect(expectedFinalStatuses('cold-migrate', 'SHUTOFF', '2.1')).toEqual(['SHUTOFF']);
     expect(expectedFinalStatuses('evacuate', 'ERROR', '2.96')).toEqual(['ACTIVE']);
+    expect(expectedFinalStatuses('evacuate', 'ERROR', '2.93')).toEqual(['ACTIVE']);
+    // Nova powers a stopped server off again after the rebuild, at every microversion (real Zed: 2.93).
+    expect(expectedFinalStatuses('evacuate', 'SHUTOFF', '2.93')).toEqual(['SHUTOFF']);
+    expect(expectedFinalStatuses('evacuate', 'SHUTOFF', '2.96')).toEqual(['SHUTOFF']);
+    // From 2.95 every other evacuated server lands stopped.
+    expect(expectedFinalStatuses('evacuate', 'ACTIVE', '2.93')).toEqual(['ACTIVE']);
+    expect(expectedFinalStatuses('evacuate', 'ACTIVE', '2.95')).toEqual(['SHUTOFF']);
     expect(compareMicroversions('2.100', '2.95')).toBeGreaterThan(0);
     expect(compareMicroversions('2.9', '2.10')).toBeLessThan(0);
   });

@@ -213,12 +213,15 @@ describe('evacuate', () => {
     expect(onShared.json.badRequest.message).toBe("admin password can't be changed on existing disk");
   });
 
-  it('starts a stopped server below 2.95, keeps it SHUTOFF from 2.95', async () => {
+  it('keeps a stopped server SHUTOFF (real Zed), and lands every running one SHUTOFF from 2.95', async () => {
     await killHost('host-1');
     const stopped = serverId(sim, 'db-replica-1');
+    const running = serverId(sim, 'web-2');
     expect((await nova.at('2.93').action(stopped, { evacuate: {} })).status).toBe(200);
+    expect((await nova.at('2.93').action(running, { evacuate: {} })).status).toBe(200);
     clock.advance(4200);
-    expect((await nova.server(stopped)).status).toBe('ACTIVE');
+    expect((await nova.server(stopped)).status).toBe('SHUTOFF');
+    expect((await nova.server(running)).status).toBe('ACTIVE');
 
     const c = new ManualClock();
     const newer = await startSimCloud({ clock: c });
@@ -226,10 +229,17 @@ describe('evacuate', () => {
       const n = await Nova.admin(newer, '2.95');
       newer.control.setHostAlive('host-1', false);
       c.advance(61_000);
-      const id = serverId(newer, 'db-replica-1');
-      expect((await n.action(id, { evacuate: {} })).status).toBe(200);
+      for (const name of ['db-replica-1', 'web-2']) {
+        const id = serverId(newer, name);
+        expect((await n.action(id, { evacuate: {} })).status).toBe(200);
+      }
       c.advance(4200);
-      expect(await n.server(id)).toMatchObject({ status: 'SHUTOFF', 'OS-EXT-STS:power_state': 4 });
+      for (const name of ['db-replica-1', 'web-2']) {
+        expect(await n.server(serverId(newer, name))).toMatchObject({
+          status: 'SHUTOFF',
+          'OS-EXT-STS:power_state': 4,
+        });
+      }
     } finally {
       await newer.close();
     }

@@ -735,9 +735,8 @@ export class NovaService {
     ];
     const parsed = validateBody(serviceUpdateLegacy, req.body ?? {}, { '': ['host', 'binary'] });
     if (ctx.microversion < 11 && parsed.forced_down !== undefined) {
-      throw badRequest(
-        `Invalid input for field/attribute forced_down. Value: ${String(parsed.forced_down)}. Additional properties are not allowed ('forced_down' was unexpected)`,
-      );
+      // A top-level schema failure: Nova gives jsonschema's bare message.
+      throw badRequest("Additional properties are not allowed ('forced_down' was unexpected)");
     }
     if (!actions.includes(id)) throw notFound('Unknown action');
     const host = this.legacyServiceHost(parsed.host, parsed.binary);

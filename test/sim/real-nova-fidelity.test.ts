@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimCloud, type Scenario, type SimCloud } from '../../src/sim/index.js';
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'openstack', 'fixtures');
 
 interface Fixture {
   description: string;
@@ -650,13 +650,24 @@ describe('simulator vs recorded real Nova: a dead host and evacuation', () => {
     expect(keysOf(answer.body)).toEqual(keysOf(fixture('evacuate-2.13').response.body));
   });
 
-  it('accepts a second evacuate while the first rebuild runs, as Nova does', async () => {
+  it('refuses a second evacuate while the first rebuild runs, as the API check of Nova does', async () => {
+    // Nova's evacuate API requires task_state None and sets `rebuilding` with
+    // expected_task_state=None, so a second evacuate during the rebuild is a 409. The lab once
+    // accepted one (fixture evacuate-twice) in the instant between the fake driver's rebuild
+    // clearing the task and the move being recorded; that race left the server stuck in REBUILD
+    // with vm_state error. The engine never sends an evacuate twice; the simulator models the
+    // API's check, not the race.
     nova = await SimNova.start();
     const uuid = await nova.serviceId('compute3');
     nova.sim.control.setHostAlive('compute3', false);
     await nova.call('2.53', 'PUT', `/os-services/${uuid}`, { forced_down: true });
     const action = `/servers/${nova.id('lab-vm-3')}/action`;
     expectSameAnswer('evacuate-2.93', await nova.replay('evacuate-2.93', action));
-    expectSameAnswer('evacuate-twice', await nova.replay('evacuate-twice', action));
+    const second = await nova.replay('evacuate-twice', action);
+    expect(second.status).toBe(409);
+    expect(errorText(second.body)).toMatch(
+      /^Cannot 'evacuate' instance .* while it is in task_state rebuilding$/,
+    );
+    expect(fixture('evacuate-twice').response.status).toBe(200);
   });
 });
