@@ -129,13 +129,11 @@ describe('compute service state', () => {
     });
     expect(
       (
-        await nova
-          .at('2.10')
-          .request('PUT', '/os-services/force-down', {
-            host: 'host-2',
-            binary: 'nova-compute',
-            forced_down: false,
-          })
+        await nova.at('2.10').request('PUT', '/os-services/force-down', {
+          host: 'host-2',
+          binary: 'nova-compute',
+          forced_down: false,
+        })
       ).status,
     ).toBe(400);
     const enable = await old.request('PUT', '/os-services/enable', {
