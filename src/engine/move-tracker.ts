@@ -278,7 +278,11 @@ export class MoveTracker implements Watch {
         const now = this.ctx.clock.now();
         this.unverifiedSinceMs ??= now;
         if (now - this.unverifiedSinceMs >= this.ctx.settings.verificationGraceMs && this.looks > 0) {
-          this.fail({ source: 'verification', message: verdict.message }, migration, verdict.destinationHost);
+          this.fail(
+            { source: 'verification', message: verdict.message },
+            migration,
+            verdict.destinationHost ?? undefined,
+          );
           return;
         }
         this.wantLook();

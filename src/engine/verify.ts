@@ -150,8 +150,13 @@ export type MoveVerdict =
   | { verdict: 'failed'; source: FailureSource; message: string; lookForEvent: boolean }
   /** The server is idle on its source host with no sign of failure yet: look at the instance action. */
   | { verdict: 'idle-on-source' }
-  /** The server looks moved but the migration record does not (yet) agree. */
-  | { verdict: 'unverified'; destinationHost: string; message: string };
+  /**
+   * The server and the migration record do not (yet) agree: the server looks moved but the record
+   * does not, or the record says done while the server still shows on its source (the two lists
+   * are read one after the other, and Nova updates them apart). Looked at again, then failed
+   * after a grace period. `destinationHost` is null when the server has not been seen elsewhere.
+   */
+  | { verdict: 'unverified'; destinationHost: string | null; message: string };
 
 /** The verdict for one attempt from what Nova shows now. */
 export function judgeMove(facts: MoveFacts): MoveVerdict {
@@ -215,10 +220,9 @@ export function judgeMove(facts: MoveFacts): MoveVerdict {
     }
     if (migrationSucceeded && migration) {
       return {
-        verdict: 'failed',
-        source: 'verification',
+        verdict: 'unverified',
+        destinationHost: null,
         message: `Nova reports the ${MIGRATION_TYPE[kind]} ${migration.status}, but the server is still on ${facts.sourceHost}.`,
-        lookForEvent: true,
       };
     }
     return { verdict: 'idle-on-source' };
