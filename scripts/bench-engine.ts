@@ -6,7 +6,8 @@
  *     next poll, so the interval is the main overhead);
  *  2. Nova requests per poll cycle as the number of servers in flight grows;
  *  3. engine RSS with 10 such runs at once, the simulator in a separate process so that only
- *     the engine's memory is measured.
+ *     the engine's memory is measured: with V8's defaults, and with the V8 heap flags `npm start`
+ *     runs the bot with (read from package.json, so the two cannot drift apart).
  *
  * Every duration, the poll intervals included, runs on the simulator's scaled clock, so the
  * figures are those of a real-time cloud compressed in time; fixed costs (HTTP, SQLite) are not
@@ -16,7 +17,7 @@
  * --concurrency N (10), --memory-time-scale N (default 0.25), --skip-rss.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -91,18 +92,42 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
   ].join('\n');
 }
 
-async function waitFinished(
+/**
+ * Resolves with the final snapshots once every run has finished. Waits for `run.finished`
+ * events rather than polling `getRun`: a finished run is no longer in memory, so polling would
+ * re-read and re-parse it from SQLite every few milliseconds, and the benchmark would measure
+ * its own polling instead of the engine.
+ */
+function waitFinished(
   engine: EvacuationEngine,
   runIds: string[],
   timeoutMs: number,
 ): Promise<EvacuationRun[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const runs = runIds.map((id) => engine.getRun(id));
-    if (runs.every((r) => r?.state === 'finished')) return runs as EvacuationRun[];
-    if (Date.now() > deadline) throw new Error(`runs did not finish within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  return new Promise((resolve, reject) => {
+    const finished = new Map<string, EvacuationRun>();
+    const settle = () => {
+      if (finished.size < runIds.length) return;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(runIds.map((id) => finished.get(id) as EvacuationRun));
+    };
+    const unsubscribe = engine.subscribe((event) => {
+      if (event.type === 'run.finished' && runIds.includes(event.run.id)) {
+        finished.set(event.run.id, event.run);
+        settle();
+      }
+    });
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`runs did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    // Runs that finished before the subscription.
+    for (const id of runIds) {
+      const run = engine.getRun(id);
+      if (run?.state === 'finished') finished.set(id, run);
+    }
+    settle();
+  });
 }
 
 function assertAllDone(runs: EvacuationRun[]): void {
@@ -437,10 +462,17 @@ async function main(): Promise<void> {
     const memoryIdeal = Math.ceil(SERVERS / CONCURRENCY) * MOVE_SECONDS * 1000 * memoryScale;
     const file = await scenarioFile(MEMORY_RUNS, MEMORY_EMPTY_HOSTS);
     const rows: Array<Array<string | number>> = [];
-    for (const flags of [['--expose-gc'], ['--expose-gc', '--max-old-space-size=96']]) {
-      const memory = await memoryInChildProcess(flags, file);
+    const production = productionHeapFlags();
+    const configurations = [
+      { label: 'V8 defaults', flags: [] },
+      ...(production.length > 0
+        ? [{ label: `as npm start: ${production.join(' ')}`, flags: production }]
+        : []),
+    ];
+    for (const { label, flags } of configurations) {
+      const memory = await memoryInChildProcess(['--expose-gc', ...flags], file);
       rows.push([
-        flags.filter((f) => f !== '--expose-gc').join(' ') || 'V8 defaults',
+        label,
         memory.servers,
         `${(memory.makespanMs / 1000).toFixed(2)} s (ideal ${(memoryIdeal / 1000).toFixed(2)} s)`,
         `${memory.baselineRssMb} MB`,
@@ -466,6 +498,17 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * The V8 heap flags of the `start` script in package.json: the production setting, measured here
+ * the same way it runs.
+ */
+function productionHeapFlags(): string[] {
+  const manifest = z
+    .object({ scripts: z.object({ start: z.string() }) })
+    .parse(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')));
+  return manifest.scripts.start.match(/--max-(?:old|semi)-space-size=\d+/g) ?? [];
+}
+
 const memoryResultSchema = z.object({
   servers: z.number(),
   makespanMs: z.number(),
@@ -477,7 +520,8 @@ const memoryResultSchema = z.object({
 
 /**
  * Runs the memory measurement in a fresh process, so earlier measurements' garbage does not
- * count, from a plain JavaScript bundle: the tsx loader would add its own ~30 MB.
+ * count, from a plain JavaScript bundle: the tsx loader (its hooks run in a second V8 isolate)
+ * would add its own ~30 MB, which is not the engine's.
  */
 async function memoryInChildProcess(
   nodeFlags: string[],
@@ -495,6 +539,15 @@ async function memoryInChildProcess(
     packages: 'external',
     outfile: bundle,
     logLevel: 'error',
+    // The simulator runs in its own process; its code has no place in the measured one.
+    plugins: [
+      {
+        name: 'simulator-stays-out',
+        setup(plugin) {
+          plugin.onResolve({ filter: /\/sim\/index\.js$/ }, (args) => ({ path: args.path, external: true }));
+        },
+      },
+    ],
   });
   const args = [
     '--memory-time-scale',

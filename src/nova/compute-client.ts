@@ -398,10 +398,13 @@ export class NovaComputeClient implements ComputeApi {
     options: CallOptions & { paginated: boolean },
     read: (data: z.output<T>) => { items: Item[]; links: PageLinks },
     keyOf: (item: Item) => string,
-  ): Promise<{ items: Item[]; responses: HttpResponse[] }> {
+  ): Promise<{ items: Item[]; dates: Date[] }> {
     const { paginated, ...call } = options;
     const items: Item[] = [];
-    const responses: HttpResponse[] = [];
+    // Only each page's Date header is kept: holding the responses would keep every page's whole
+    // parsed body alive until the caller is done (a poll waits for its migrations list with the
+    // servers list parsed), long enough for V8 to promote it to the old generation.
+    const dates: Date[] = [];
     const seen = new Set<string>();
     let marker: string | null = null;
     for (;;) {
@@ -409,7 +412,7 @@ export class NovaComputeClient implements ComputeApi {
         ? { ...call.query, limit: this.pageSize, marker: marker ?? undefined }
         : call.query;
       const page: { data: z.output<T>; response: HttpResponse } = await this.call(schema, { ...call, query });
-      responses.push(page.response);
+      if (page.response.date) dates.push(page.response.date);
       const { items: pageItems, links } = read(page.data);
       for (const item of pageItems) {
         const key = keyOf(item);
@@ -419,7 +422,7 @@ export class NovaComputeClient implements ComputeApi {
       }
       const last = pageItems.at(-1);
       const next = paginated ? nextPageMarker(links, last === undefined ? null : keyOf(last)) : null;
-      if (next === null || pageItems.length === 0) return { items, responses };
+      if (next === null || pageItems.length === 0) return { items, dates };
       if (next === marker) {
         throw new OpenStackError({
           kind: 'invalid_response',
@@ -587,14 +590,14 @@ export class NovaComputeClient implements ComputeApi {
     operation: string,
     filters: Record<string, string | number>,
     counter: RequestCounter,
-  ): Promise<{ servers: NovaServer[]; responses: HttpResponse[] }> {
-    const { items, responses } = await this.collectPages(
+  ): Promise<{ servers: NovaServer[]; dates: Date[] }> {
+    const { items, dates } = await this.collectPages(
       serverListSchema,
       { operation, path: '/servers/detail', query: filters, counter, paginated: true },
       (data) => ({ items: data.servers, links: data.servers_links }),
       (server) => server.id,
     );
-    return { servers: items, responses };
+    return { servers: items, dates };
   }
 
   private async normaliseServers(
@@ -603,7 +606,7 @@ export class NovaComputeClient implements ComputeApi {
     membership: Map<string, string[]> | null,
     counter: RequestCounter | undefined,
   ): Promise<ServerInfo[]> {
-    const flavors = await Promise.all(servers.map((server) => this.flavorOf(operation, server, counter)));
+    const flavors = await this.flavorsOf(operation, servers, counter);
     return servers.map((server, index) => {
       const image = server.image;
       const bootFromVolume = image === '' || image === null || image === undefined;
@@ -640,22 +643,32 @@ export class NovaComputeClient implements ComputeApi {
     });
   }
 
+  /**
+   * Embedded flavors (2.47+, every server of a modern cloud) are read in place, so a poll of
+   * hundreds of servers does not create a promise per server; references need lookups.
+   */
+  private async flavorsOf(
+    operation: string,
+    servers: NovaServer[],
+    counter: RequestCounter | undefined,
+  ): Promise<FlavorInfo[]> {
+    const embedded: FlavorInfo[] = [];
+    for (const server of servers) {
+      if (server.flavor.kind !== 'embedded') {
+        return Promise.all(servers.map((each) => this.flavorOf(operation, each, counter)));
+      }
+      embedded.push(embeddedFlavor(server.flavor));
+    }
+    return embedded;
+  }
+
   private async flavorOf(
     operation: string,
     server: NovaServer,
     counter: RequestCounter | undefined,
   ): Promise<FlavorInfo> {
     const flavor = server.flavor;
-    if (flavor.kind === 'embedded') {
-      return {
-        id: null,
-        name: flavor.name,
-        vcpus: flavor.vcpus,
-        ramMb: flavor.ram,
-        diskGb: flavor.disk,
-        extraSpecs: { ...flavor.extraSpecs },
-      };
-    }
+    if (flavor.kind === 'embedded') return embeddedFlavor(flavor);
     const cached = this.flavorCache.get(flavor.id);
     if (cached) return cached;
     const lookup = this.fetchFlavor(operation, flavor.id, server.id, counter);
@@ -898,7 +911,7 @@ export class NovaComputeClient implements ComputeApi {
     operation: string,
     query: ListMigrationsQuery,
     counter: RequestCounter,
-  ): Promise<{ records: MigrationRecord[]; responses: HttpResponse[] }> {
+  ): Promise<{ records: MigrationRecord[]; dates: Date[] }> {
     const sinceMs = query.changesSince !== undefined ? parseSince(query.changesSince, operation) : null;
     const version = await this.version();
     const paginated = isAtLeast(version, MIGRATIONS_PAGINATED_MIN);
@@ -909,33 +922,36 @@ export class NovaComputeClient implements ComputeApi {
       // changes-since exists from 2.59; below that it is filtered here instead.
       'changes-since': paginated ? query.changesSince : undefined,
     };
-    const { items: raw, responses } = await this.collectPages(
+    const { items: raw, dates } = await this.collectPages(
       migrationListSchema,
       { operation, path: '/os-migrations', query: filters, counter, paginated },
       (data) => ({ items: data.migrations, links: data.migrations_links }),
       // The marker is the uuid (2.59+, where pages exist); the integer id identifies it before.
       (migration) => migration.uuid ?? String(migration.id),
     );
-    const records = raw
-      .filter((migration) => query.instanceId === undefined || migration.instance_uuid === query.instanceId)
-      .filter(
-        (migration) => query.sourceCompute === undefined || migration.source_compute === query.sourceCompute,
-      )
-      .filter(
-        (migration) =>
-          query.migrationType === undefined ||
-          migration.migration_type === undefined ||
-          migration.migration_type === query.migrationType,
-      )
+    // One pass: a poll reads hundreds of records every cycle.
+    const records: MigrationRecord[] = [];
+    for (const migration of raw) {
+      if (query.instanceId !== undefined && migration.instance_uuid !== query.instanceId) continue;
+      if (query.sourceCompute !== undefined && migration.source_compute !== query.sourceCompute) continue;
+      if (
+        query.migrationType !== undefined &&
+        migration.migration_type !== undefined &&
+        migration.migration_type !== query.migrationType
+      ) {
+        continue;
+      }
       // Nova filters changes-since itself from 2.59; below that this is the only filter.
-      .filter(
-        (migration) =>
-          sinceMs === null ||
-          paginated ||
-          parseNovaTime(migration.updated_at ?? migration.created_at) >= sinceMs,
-      )
-      .map((migration) => toMigrationRecord(migration, query.migrationType));
-    return { records, responses };
+      if (
+        sinceMs !== null &&
+        !paginated &&
+        !(parseNovaTime(migration.updated_at ?? migration.created_at) >= sinceMs)
+      ) {
+        continue;
+      }
+      records.push(toMigrationRecord(migration, query.migrationType));
+    }
+    return { records, dates };
   }
 
   async listInstanceActions(serverId: string): Promise<InstanceAction[]> {
@@ -978,10 +994,7 @@ export class NovaComputeClient implements ComputeApi {
       this.pollServers(sinceText, counter),
       this.fetchMigrations('pollChanges', { changesSince: sinceText }, counter),
     ]);
-    const responses = [...servers.responses, ...migrations.responses];
-    const serverDates = responses
-      .map((response) => response.date?.getTime())
-      .filter((t): t is number => t !== undefined);
+    const serverDates = [...servers.dates, ...migrations.dates].map((date) => date.getTime());
     let nextMs: number;
     if (serverDates.length > 0) {
       // Nova's own clock, so skew between this host and the cloud cannot open a gap; set back a
@@ -1008,15 +1021,26 @@ export class NovaComputeClient implements ComputeApi {
   private async pollServers(
     since: string,
     counter: RequestCounter,
-  ): Promise<{ infos: ServerInfo[]; responses: HttpResponse[] }> {
-    const { servers, responses } = await this.listServerPages(
+  ): Promise<{ infos: ServerInfo[]; dates: Date[] }> {
+    const { servers, dates } = await this.listServerPages(
       'pollChanges',
       { all_tenants: 1, 'changes-since': since },
       counter,
     );
     const infos = await this.normaliseServers('pollChanges', servers, this.groupMembership, counter);
-    return { infos, responses };
+    return { infos, dates };
   }
+}
+
+function embeddedFlavor(flavor: Extract<NovaServer['flavor'], { kind: 'embedded' }>): FlavorInfo {
+  return {
+    id: null,
+    name: flavor.name,
+    vcpus: flavor.vcpus,
+    ramMb: flavor.ram,
+    diskGb: flavor.disk,
+    extraSpecs: { ...flavor.extraSpecs },
+  };
 }
 
 function membershipOf(groups: ServerGroup[]): Map<string, string[]> {
