@@ -763,67 +763,45 @@ export class NovaComputeClient implements ComputeApi {
   // --- moves ----------------------------------------------------------------------------------
 
   async liveMigrate(serverId: string, options: LiveMigrateOptions = {}): Promise<ActionReceipt> {
-    requireText(serverId, 'serverId', 'liveMigrate');
-    if (options.host !== undefined) requireText(options.host, 'options.host', 'liveMigrate');
+    checkMoveArguments('liveMigrate', serverId, options.host);
     const body = liveMigrateBody(await this.version(), options.host);
-    const receipt = await this.action({
-      operation: 'liveMigrate',
-      method: 'POST',
-      path: `/servers/${encodeURIComponent(serverId)}/action`,
-      body,
-    });
-    this.logger.info(
-      { serverId, host: options.host ?? null, requestId: receipt.requestId },
-      'live migration requested',
-    );
-    return receipt;
+    return this.serverAction('liveMigrate', serverId, body, options.host, 'live migration requested');
   }
 
   async coldMigrate(serverId: string, options: ColdMigrateOptions = {}): Promise<ActionReceipt> {
-    requireText(serverId, 'serverId', 'coldMigrate');
-    if (options.host !== undefined) requireText(options.host, 'options.host', 'coldMigrate');
+    checkMoveArguments('coldMigrate', serverId, options.host);
     const body = coldMigrateBody(await this.version(), options.host);
-    const receipt = await this.action({
-      operation: 'coldMigrate',
-      method: 'POST',
-      path: `/servers/${encodeURIComponent(serverId)}/action`,
-      body,
-    });
-    this.logger.info(
-      { serverId, host: options.host ?? null, requestId: receipt.requestId },
-      'cold migration requested',
-    );
-    return receipt;
+    return this.serverAction('coldMigrate', serverId, body, options.host, 'cold migration requested');
   }
 
   async confirmResize(serverId: string): Promise<ActionReceipt> {
-    requireText(serverId, 'serverId', 'confirmResize');
-    const receipt = await this.action({
-      operation: 'confirmResize',
-      method: 'POST',
-      path: `/servers/${encodeURIComponent(serverId)}/action`,
-      body: CONFIRM_RESIZE_BODY,
-    });
-    this.logger.info({ serverId, requestId: receipt.requestId }, 'resize confirmed');
-    return receipt;
+    checkMoveArguments('confirmResize', serverId, undefined);
+    return this.serverAction('confirmResize', serverId, CONFIRM_RESIZE_BODY, undefined, 'resize confirmed');
   }
 
   async evacuate(serverId: string, options: EvacuateOptions = {}): Promise<ActionReceipt> {
-    requireText(serverId, 'serverId', 'evacuate');
-    if (options.host !== undefined) requireText(options.host, 'options.host', 'evacuate');
+    checkMoveArguments('evacuate', serverId, options.host);
     const body = evacuateBody(await this.version(), options.host);
     // 2.14+ answers 200 with an empty body; before, the body holds the new admin password,
     // which is neither parsed nor logged.
+    return this.serverAction('evacuate', serverId, body, options.host, 'evacuation requested');
+  }
+
+  /** POST /servers/{id}/action, logged with its request id (the body is never logged). */
+  private async serverAction(
+    operation: string,
+    serverId: string,
+    body: JsonBody,
+    host: string | undefined,
+    done: string,
+  ): Promise<ActionReceipt> {
     const receipt = await this.action({
-      operation: 'evacuate',
+      operation,
       method: 'POST',
       path: `/servers/${encodeURIComponent(serverId)}/action`,
       body,
     });
-    this.logger.info(
-      { serverId, host: options.host ?? null, requestId: receipt.requestId },
-      'evacuation requested',
-    );
+    this.logger.info({ serverId, host: host ?? null, requestId: receipt.requestId }, done);
     return receipt;
   }
 
@@ -1067,6 +1045,12 @@ function parseSince(since: string, operation: string): number {
  * The client for the configured cloud. Accepts `loadCredentials()` output or a plain object of
  * the same shape (e.g. the simulator's `credentials`). Call `close()` when done.
  */
+/** Rejects an empty server id or target host before anything is sent. */
+function checkMoveArguments(operation: string, serverId: string, host: string | undefined): void {
+  requireText(serverId, 'serverId', operation);
+  if (host !== undefined) requireText(host, 'options.host', operation);
+}
+
 export function createComputeClient(
   credentials: OpenStackCredentials | OpenStackCredentialsInput,
   options: ComputeClientOptions = {},
