@@ -186,6 +186,37 @@ export class OperationEngine {
     this.finishEvent(action, this.startEvent(action, event, host), 'Success');
   }
 
+  /**
+   * What nova-api does when it accepts a move: sets the task state, records the instance action
+   * and a migration record with no destination yet (set once the conductor has one, so a pending
+   * move never claims resources twice), and tracks the operation.
+   */
+  private acceptMove(
+    ctx: RequestContext,
+    server: ServerRecord,
+    move: { taskState: string; action: string; kind: OperationKind; status: string },
+  ) {
+    const source = server.host ?? '';
+    server.taskState = move.taskState;
+    this.state.touch(server);
+    const action = this.startAction(server, move.action, ctx);
+    const migration = this.state.createMigration({
+      instanceUuid: server.id,
+      migrationType: move.kind,
+      status: move.status,
+      sourceCompute: source,
+      destCompute: null,
+      sourceNode: server.node,
+      destNode: null,
+      destHost: null,
+      oldFlavorId: server.flavor.id,
+      newFlavorId: server.flavor.id,
+      userId: ctx.userId,
+      projectId: ctx.projectId,
+    });
+    return { source, action, migration, op: this.register(move.kind, server, migration, action) };
+  }
+
   private register(
     kind: OperationKind,
     server: ServerRecord,
@@ -306,26 +337,12 @@ export class OperationEngine {
     server: ServerRecord,
     options: { host: string | null; force: boolean | null; synchronousPrechecks: boolean },
   ): void {
-    const source = server.host ?? '';
-    server.taskState = 'migrating';
-    this.state.touch(server);
-    const action = this.startAction(server, 'live-migration', ctx);
-    const migration = this.state.createMigration({
-      instanceUuid: server.id,
-      migrationType: 'live-migration',
+    const { source, action, op } = this.acceptMove(ctx, server, {
+      taskState: 'migrating',
+      action: 'live-migration',
+      kind: 'live-migration',
       status: 'accepted',
-      sourceCompute: source,
-      // Set once the conductor has a destination, so the pending move never claims resources twice.
-      destCompute: null,
-      sourceNode: server.node,
-      destNode: null,
-      destHost: null,
-      oldFlavorId: server.flavor.id,
-      newFlavorId: server.flavor.id,
-      userId: ctx.userId,
-      projectId: ctx.projectId,
     });
-    const op = this.register('live-migration', server, migration, action);
     const conductorEvent = this.startEvent(action, 'conductor_live_migrate_instance', 'controller');
 
     const runChecks = (): boolean => {
@@ -702,25 +719,12 @@ export class OperationEngine {
   // ---------------------------------------------------------------- cold migration
 
   startColdMigration(ctx: RequestContext, server: ServerRecord, requestedHost: string | null): void {
-    const source = server.host ?? '';
-    server.taskState = 'resize_prep';
-    this.state.touch(server);
-    const action = this.startAction(server, 'migrate', ctx);
-    const migration = this.state.createMigration({
-      instanceUuid: server.id,
-      migrationType: 'migration',
+    const { source, action, migration, op } = this.acceptMove(ctx, server, {
+      taskState: 'resize_prep',
+      action: 'migrate',
+      kind: 'migration',
       status: 'pre-migrating',
-      sourceCompute: source,
-      destCompute: null,
-      sourceNode: server.node,
-      destNode: null,
-      destHost: null,
-      oldFlavorId: server.flavor.id,
-      newFlavorId: server.flavor.id,
-      userId: ctx.userId,
-      projectId: ctx.projectId,
     });
-    const op = this.register('migration', server, migration, action);
     op.oldVmState = server.vmState;
     op.oldPowerState = server.powerState;
     const conductorEvent = this.startEvent(action, 'conductor_migrate_server', 'controller');
@@ -860,26 +864,13 @@ export class OperationEngine {
     server: ServerRecord,
     options: { host: string | null; force: boolean | null },
   ): void {
-    const source = server.host ?? '';
     const oldVmState = server.vmState;
-    server.taskState = 'rebuilding';
-    this.state.touch(server);
-    const action = this.startAction(server, 'evacuate', ctx);
-    const migration = this.state.createMigration({
-      instanceUuid: server.id,
-      migrationType: 'evacuation',
+    const { source, action, migration, op } = this.acceptMove(ctx, server, {
+      taskState: 'rebuilding',
+      action: 'evacuate',
+      kind: 'evacuation',
       status: 'accepted',
-      sourceCompute: source,
-      destCompute: null,
-      sourceNode: server.node,
-      destNode: null,
-      destHost: null,
-      oldFlavorId: server.flavor.id,
-      newFlavorId: server.flavor.id,
-      userId: ctx.userId,
-      projectId: ctx.projectId,
     });
-    const op = this.register('evacuation', server, migration, action);
     op.oldVmState = oldVmState;
     // Nova's rebuild powers a stopped server off again at every microversion (seen on real Zed);
     // from 2.95 every evacuated server lands stopped, except an ERROR one, which comes back ACTIVE.
